@@ -6,6 +6,11 @@ import type { Room } from "./room";
 
 declare global {
   namespace Cloudflare {
+    /** Types `exports` of cloudflare:workers (and `ctx.exports`) from the main module. */
+    interface GlobalProps {
+      mainModule: typeof import("./index");
+      durableNamespaces: "Room";
+    }
     interface Env {
       ROOM: DurableObjectNamespace<Room>;
       /** Secret for `authenticate(token)` on /rpc; unset disables authenticated capnweb calls. */
