@@ -1,5 +1,21 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { buildSync } from "esbuild";
 import { defineConfig } from "vitest/config";
+
+/**
+ * The example caller runs as an auxiliary Worker beside the Worker under test, bound to its
+ * RoomService entrypoint: a real service binding between two Workers. Miniflare takes
+ * JavaScript, so it is bundled here first.
+ */
+const CALLER_BUNDLE = "node_modules/.cache/test/caller-worker.js";
+buildSync({
+  entryPoints: ["examples/caller-worker/src/index.ts"],
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  outfile: CALLER_BUNDLE,
+  logLevel: "warning",
+});
 
 /**
  * Two projects, one command: `workers` runs inside workerd through the vitest plugin with the
@@ -23,6 +39,17 @@ export default defineConfig({
                 MESSAGE_BURST: "30",
                 ADMIN_TOKEN: "test-admin-token",
               },
+              serviceBindings: { CALLER: "caller-worker" },
+              workers: [
+                {
+                  name: "caller-worker",
+                  modules: true,
+                  scriptPath: CALLER_BUNDLE,
+                  compatibilityDate: "2026-11-01",
+                  // The plugin renames the Worker under test "vitest-plugin-runner-<project>".
+                  serviceBindings: { WS: { name: "vitest-plugin-runner-workers", entrypoint: "RoomService" } },
+                },
+              ],
             },
           }),
         ],
