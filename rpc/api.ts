@@ -74,3 +74,26 @@ export interface RoomsApi {
 export type RoomEvent =
   | { type: "join" | "leave"; room: string; connections: number }
   | { type: "broadcast"; room: string; data: string | Uint8Array };
+
+/** A live subscription; dispose it (or call `unsubscribe()`) to stop its events. */
+export interface Subscription {
+  readonly room: string;
+  unsubscribe(): Promise<void>;
+}
+
+/**
+ * What anonymous capnweb callers (browsers, Node) get at `/rpc`. Reading is open; changing
+ * a room needs `authenticate(token)`, which returns the same `RoomsApi` that service-binding
+ * callers get.
+ */
+export interface PublicApi {
+  getConnectionCount(room?: string): Promise<number>;
+  /**
+   * Calls `listener` on each join, leave and broadcast in `room` (the default room when
+   * undefined). Resolves once the subscription is live: any later event is delivered.
+   * Needs the WebSocket transport; an HTTP batch ends its subscriptions with the batch.
+   */
+  subscribe(room: string | undefined, listener: (event: RoomEvent) => void): Promise<Subscription>;
+  /** The rooms API, for a caller who knows the server's ADMIN_TOKEN. */
+  authenticate(token: string): Promise<RoomsApi>;
+}

@@ -7,11 +7,9 @@ import { ConfigError, isOriginAllowed, readConfig } from "./config";
 import type { Env } from "./env";
 import { log } from "./log";
 import { UPGRADE_REQUIRED_TEXT } from "./protocol";
+import { text } from "./responses";
+import { handleRpc } from "./rpc-endpoint";
 import { isWebSocketUpgrade, route } from "./routes";
-
-export function text(body: string, status: number, headers?: Record<string, string>): Response {
-  return new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } });
-}
 
 function refuse(url: URL, status: number, reason: string): Response {
   log({ event: "refused", path: url.pathname, status, reason });
@@ -29,7 +27,7 @@ export async function handleRequest(request: Request, env: Env): Promise<Respons
   }
   const target = route(url);
   if (target.kind === "invalid") return refuse(url, target.status, target.text);
-  if (target.kind === "rpc") return refuse(url, 400, "Bad Request");
+  if (target.kind === "rpc") return handleRpc(request, env, config);
   if (!isWebSocketUpgrade(request)) return text(UPGRADE_REQUIRED_TEXT, 426, { Upgrade: "websocket" });
   const origin = request.headers.get("Origin");
   if (!isOriginAllowed(config, origin)) {

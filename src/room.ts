@@ -22,7 +22,7 @@ import {
 import type { Env } from "./env";
 import { EVENTS_PATH, announce, acceptSubscriber } from "./room-events";
 import { log } from "./log";
-import { CloseCode, PING_REQUEST, PING_RESPONSE } from "./protocol";
+import { CloseCode, PING_REQUEST, PING_RESPONSE, UPGRADE_REQUIRED_TEXT } from "./protocol";
 import { TokenBuckets } from "./rate-limit";
 import { reply } from "./replies";
 import { parseFormat } from "./routes";
@@ -42,6 +42,9 @@ export class Room extends DurableObject<Env> implements RoomApi {
   /** Accepts an upgrade that the Worker has already routed and checked. */
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return new Response(UPGRADE_REQUIRED_TEXT, { status: 426 });
+    }
     if (url.pathname === EVENTS_PATH) return acceptSubscriber(this.ctx);
 
     const config = readConfig(this.env);

@@ -1,0 +1,158 @@
+/**
+ * `/rpc`: capnweb over WebSocket and HTTP batch, from the stateless Worker (capnweb sessions
+ * cannot hibernate, so they stay out of the rooms). capnweb caps message size and depth but
+ * not how much one client makes the server hold, so this module adds those caps.
+ * @internal
+ */
+import { RpcSession, type RpcTransport, WebSocketTransport, newHttpBatchRpcResponse } from "capnweb";
+import { type Config, isOriginAllowed } from "./config";
+import { PublicRpc, endSession } from "./capnweb";
+import { utf8Length } from "./connections";
+import type { Env } from "./env";
+import { log } from "./log";
+import { CloseCode, truncateCloseReason } from "./protocol";
+import { text } from "./responses";
+
+/** Calls a session may have in flight or un-disposed at once (capnweb export-table entries). */
+export const MAX_SESSION_CALLS = 256;
+/** Largest HTTP batch body, and most messages (lines) in one batch. */
+export const MAX_BATCH_BYTES = 1_048_576;
+export const MAX_BATCH_MESSAGES = 128;
+
+export async function handleRpc(request: Request, env: Env, config: Config): Promise<Response> {
+  const origin = request.headers.get("Origin");
+  if (!isOriginAllowed(config, origin)) {
+    log({ event: "refused", path: "/rpc", status: 403, reason: "origin not allowed" });
+    return text(`Origin ${origin} is not allowed (ALLOWED_ORIGINS).`, 403);
+  }
+  const cors = corsHeaders(config, origin);
+  if (request.method === "OPTIONS") {
+    return new Response(null, {
+      status: 204,
+      headers: { ...cors, "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400" },
+    });
+  }
+  if (request.headers.get("Upgrade")?.trim().toLowerCase() === "websocket") return webSocketSession(env, config);
+  if (request.method === "POST") return batchSession(request, env, config, cors);
+  return text("The /rpc endpoint takes a WebSocket upgrade or an HTTP batch POST (capnweb).", 405, { Allow: "POST", ...cors });
+}
+
+/** capnweb answers `Access-Control-Allow-Origin: *`; we answer only what ALLOWED_ORIGINS allows. */
+function corsHeaders(config: Config, origin: string | null): Record<string, string> {
+  if (origin === null) return {};
+  return { "Access-Control-Allow-Origin": config.allowedOrigins === "*" ? "*" : origin, Vary: "Origin" };
+}
+
+function webSocketSession(env: Env, config: Config): Response {
+  const { 0: client, 1: server } = new WebSocketPair();
+  server.accept();
+  const api = new PublicRpc(env);
+  const transport = new GuardedTransport(server, config.maxMessageBytes, () => api[endSession]());
+  transport.session = new RpcSession(transport, api, { limits: { maxMessageSize: config.maxMessageBytes } });
+  return new Response(null, { status: 101, webSocket: client });
+}
+
+async function batchSession(request: Request, env: Env, config: Config, cors: Record<string, string>): Promise<Response> {
+  const body = await readBounded(request, MAX_BATCH_BYTES);
+  if (body === undefined) return text(`Batch body is over the limit of ${MAX_BATCH_BYTES} bytes.`, 413, cors);
+  const messages = body === "" ? [] : body.split("\n");
+  if (messages.length > MAX_BATCH_MESSAGES) {
+    return text(`Batch of ${messages.length} messages is over the limit of ${MAX_BATCH_MESSAGES}.`, 413, cors);
+  }
+  const largest = Math.max(0, ...messages.map(utf8Length));
+  if (largest > config.maxMessageBytes) {
+    return text(`Batch message of ${largest} bytes is over the limit of ${config.maxMessageBytes} bytes.`, 413, cors);
+  }
+  const api = new PublicRpc(env);
+  try {
+    const response = await newHttpBatchRpcResponse(new Request(request.url, { method: "POST", body }), api, {
+      limits: { maxMessageSize: config.maxMessageBytes },
+    });
+    for (const [name, value] of Object.entries(cors)) response.headers.set(name, value);
+    if (!("Access-Control-Allow-Origin" in cors)) response.headers.delete("Access-Control-Allow-Origin");
+    return response;
+  } finally {
+    // A batch is a whole session: subscriptions made in it end with it.
+    api[endSession]();
+  }
+}
+
+/** The body as text, or undefined when it is longer than `limit` bytes (read no further). */
+async function readBounded(request: Request, limit: number): Promise<string | undefined> {
+  const declared = Number(request.headers.get("Content-Length") ?? "0");
+  if (declared > limit || request.body === null) return declared > limit ? undefined : "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) bytes.set(chunk, offset), (offset += chunk.byteLength);
+  return new TextDecoder().decode(bytes);
+}
+
+/**
+ * capnweb's WebSocket transport plus the caps capnweb leaves to us: an oversized message
+ * closes the socket with 1009, and more than MAX_SESSION_CALLS calls held at once with 1008,
+ * each with a reason the client can read. Throwing from receive() aborts the session.
+ */
+class GuardedTransport implements RpcTransport {
+  session: RpcSession | undefined;
+  readonly #socket: WebSocket;
+  readonly #inner: WebSocketTransport;
+  readonly #maxBytes: number;
+  #closed = false;
+
+  constructor(socket: WebSocket, maxBytes: number, onEnd: () => void) {
+    this.#socket = socket;
+    this.#inner = new WebSocketTransport(socket);
+    this.#maxBytes = maxBytes;
+    socket.addEventListener("close", onEnd);
+    socket.addEventListener("error", onEnd);
+  }
+
+  send(message: string): void {
+    this.#inner.send(message);
+  }
+
+  async receive(): Promise<string> {
+    const message = await this.#inner.receive();
+    const size = utf8Length(message);
+    if (size > this.#maxBytes) {
+      this.#refuse(CloseCode.messageTooBig, `capnweb message of ${size} bytes is over the limit of ${this.#maxBytes} bytes`);
+    }
+    const held = this.session?.getStats().exports ?? 0;
+    if (held > MAX_SESSION_CALLS) {
+      this.#refuse(CloseCode.policyViolation, `over ${MAX_SESSION_CALLS} calls in flight or not disposed in this session`);
+    }
+    return message;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#inner.abort(reason);
+  }
+
+  #refuse(code: number, reason: string): never {
+    if (!this.#closed) {
+      this.#closed = true;
+      log({ event: "refused", path: "/rpc", status: code, reason });
+      try {
+        this.#socket.close(code, truncateCloseReason(reason));
+      } catch {
+        // The client is already gone: the session ends either way.
+      }
+    }
+    throw new Error(reason);
+  }
+}
