@@ -36,3 +36,4 @@ export async function handleRequest(request: Request, env: Env): Promise<Respons
   // getByName is idFromName + get: one Durable Object per room name.
   return env.ROOM.getByName(target.room).fetch(request);
 }
+

@@ -15,6 +15,14 @@ import { text } from "./responses";
 
 /** Calls a session may have in flight or un-disposed at once (capnweb export-table entries). */
 export const MAX_SESSION_CALLS = 256;
+/**
+ * Largest capnweb message: room for a MAX_MESSAGE_BYTES payload after JSON escaping or base64
+ * (up to 2x) plus the call around it, so anything a socket may be sent fits in one call.
+ */
+export function maxRpcMessageBytes(config: Config): number {
+  return 2 * config.maxMessageBytes + 16_384;
+}
+
 /** Largest HTTP batch body, and most messages (lines) in one batch. */
 export const MAX_BATCH_BYTES = 1_048_576;
 export const MAX_BATCH_MESSAGES = 128;
@@ -47,8 +55,9 @@ function webSocketSession(env: Env, config: Config): Response {
   const { 0: client, 1: server } = new WebSocketPair();
   server.accept();
   const api = new PublicRpc(env);
-  const transport = new GuardedTransport(server, config.maxMessageBytes, () => api[endSession]());
-  transport.session = new RpcSession(transport, api, { limits: { maxMessageSize: config.maxMessageBytes } });
+  const maxBytes = maxRpcMessageBytes(config);
+  const transport = new GuardedTransport(server, maxBytes, () => api[endSession]());
+  transport.session = new RpcSession(transport, api, { limits: { maxMessageSize: maxBytes } });
   return new Response(null, { status: 101, webSocket: client });
 }
 
@@ -59,14 +68,15 @@ async function batchSession(request: Request, env: Env, config: Config, cors: Re
   if (messages.length > MAX_BATCH_MESSAGES) {
     return text(`Batch of ${messages.length} messages is over the limit of ${MAX_BATCH_MESSAGES}.`, 413, cors);
   }
+  const maxBytes = maxRpcMessageBytes(config);
   const largest = Math.max(0, ...messages.map(utf8Length));
-  if (largest > config.maxMessageBytes) {
-    return text(`Batch message of ${largest} bytes is over the limit of ${config.maxMessageBytes} bytes.`, 413, cors);
+  if (largest > maxBytes) {
+    return text(`Batch message of ${largest} bytes is over the limit of ${maxBytes} bytes.`, 413, cors);
   }
   const api = new PublicRpc(env);
   try {
     const response = await newHttpBatchRpcResponse(new Request(request.url, { method: "POST", body }), api, {
-      limits: { maxMessageSize: config.maxMessageBytes },
+      limits: { maxMessageSize: maxBytes },
     });
     for (const [name, value] of Object.entries(cors)) response.headers.set(name, value);
     if (!("Access-Control-Allow-Origin" in cors)) response.headers.delete("Access-Control-Allow-Origin");

@@ -53,7 +53,10 @@ export async function connect(path: string, headers?: Record<string, string>): P
   return {
     ws,
     next,
-    closed: withTimeout(closed, `close of ${path}`),
+    // The timeout starts when a test waits for the close, not at connect time.
+    get closed() {
+      return withTimeout(closed, `close of ${path}`);
+    },
     async ask(message) {
       ws.send(message);
       return next();
