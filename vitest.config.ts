@@ -1,6 +1,10 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { buildSync } from "esbuild";
 import { defineConfig } from "vitest/config";
+import { buildBrowser } from "./examples/browser/build.ts";
+
+/** wrangler.jsonc serves the page from examples/browser/dist, which must exist first. */
+buildBrowser();
 
 /**
  * The example caller runs as an auxiliary Worker beside the Worker under test, bound to its
@@ -67,6 +71,16 @@ export default defineConfig({
           hookTimeout: 90_000,
           // Each file starts its own wrangler dev; two at a time fit these 2-core machines.
           maxWorkers: 2,
+        },
+      },
+      {
+        // Needs Debian's chromium at /usr/bin/chromium: `npm run test:browser`.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
         },
       },
     ],

@@ -33,6 +33,8 @@ export interface DevOptions {
   /** Command to run instead of wrangler dev; `{port}` is replaced. */
   command?: string[];
   readyPattern?: RegExp;
+  /** A fixed port (to restart a server where clients expect it); a free one by default. */
+  port?: number;
 }
 
 export async function freePort(): Promise<number> {
@@ -52,7 +54,7 @@ export async function freePort(): Promise<number> {
 const NOISE = /Request\.cf|workers\.cloudflare\.com|getaddrinfo|GetAddrInfoReqWrap|^\s+at /;
 
 export async function startDev(options: DevOptions = {}): Promise<DevServer> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const persist = mkdtempSync(join(tmpdir(), "ws-e2e-"));
   const configs = options.configs ?? ["wrangler.jsonc"];
   const args =
