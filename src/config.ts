@@ -29,7 +29,11 @@ export class ConfigError extends Error {
 }
 
 const positiveInt = v.pipe(v.string(), v.trim(), v.regex(/^\d+$/), v.transform(Number), v.integer(), v.minValue(1));
-const origin = v.pipe(v.string(), v.url(), v.check((s) => new URL(s).origin === s, "not an origin"));
+/** An origin is scheme://host[:port] and nothing more: what browsers send in `Origin`. */
+const origin = v.pipe(
+  v.string(),
+  v.check((s) => URL.canParse(s) && new URL(s).origin === s, "not an origin"),
+);
 
 function intVar(env: Env, name: keyof Env & string, fallback: number): number {
   const raw = env[name];
