@@ -16,6 +16,8 @@ let server: DevServer;
 let browser: Browser;
 let page: Page;
 const clients: Client[] = [];
+const WAIT = { timeout: 10_000, interval: 50 };
+const text = (selector: string) => page.textContent(selector);
 
 beforeAll(async () => {
   server = await startDev({ vars: { ADMIN_TOKEN: TOKEN } });
@@ -41,30 +43,22 @@ describe("the example page", () => {
     await expect.poll(() => page.title()).toContain("Durable WebSockets");
     await page.fill("#room", room);
     await page.click("#room-form button[type=submit]");
-    await page.waitForFunction(() => document.getElementById("status")?.textContent === "live", null, { timeout: 15_000 });
-    await page.waitForFunction(() => document.getElementById("count")?.textContent === "0", null, { timeout: 10_000 });
+    await expect.poll(() => text("#status"), { timeout: 15_000 }).toBe("live");
+    await expect.poll(() => text("#count"), WAIT).toBe("0");
 
     const node = await openClient(`${server.wsUrl}/rooms/${room}/websocket`);
     clients.push(node);
-    await page.waitForFunction(() => document.getElementById("count")?.textContent === "1", null, { timeout: 10_000 });
+    await expect.poll(() => text("#count"), WAIT).toBe("1");
 
     await page.click("#open-socket");
-    await page.waitForFunction(() => document.getElementById("count")?.textContent === "2", null, { timeout: 10_000 });
+    await expect.poll(() => text("#count"), WAIT).toBe("2");
 
     await page.fill("#token", TOKEN);
     await page.fill("#broadcast-message", "hello from the page");
     await page.click("#broadcast-form button[type=submit]");
-    await page.waitForFunction(
-      () => document.getElementById("broadcast-result")?.textContent === "delivered 2, failed 0, excluded 0",
-      null,
-      { timeout: 10_000 },
-    );
+    await expect.poll(() => text("#broadcast-result"), WAIT).toBe("delivered 2, failed 0, excluded 0");
     expect(await node.next()).toBe("hello from the page");
-    await page.waitForFunction(
-      () => document.getElementById("log")?.textContent?.includes('broadcast "hello from the page"'),
-      null,
-      { timeout: 10_000 },
-    );
+    await expect.poll(() => text("#log"), WAIT).toContain('broadcast "hello from the page"');
 
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, "page.png"), fullPage: true });
@@ -74,10 +68,6 @@ describe("the example page", () => {
   it("shows a clear refusal for a wrong token", async () => {
     await page.fill("#token", "wrong");
     await page.click("#broadcast-form button[type=submit]");
-    await page.waitForFunction(
-      () => document.getElementById("broadcast-result")?.textContent?.startsWith("refused (forbidden)"),
-      null,
-      { timeout: 10_000 },
-    );
+    await expect.poll(() => text("#broadcast-result"), WAIT).toMatch(/^refused \(forbidden\): \[forbidden\] wrong token$/);
   });
 });
