@@ -59,12 +59,15 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
+          sequence: { groupOrder: 0 },
           include: ["test/workers/**/*.test.ts"],
         },
       },
       {
         test: {
           name: "e2e",
+          // After the workerd tests, not beside them: both start runtimes on 2 cores.
+          sequence: { groupOrder: 1 },
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
@@ -77,6 +80,7 @@ export default defineConfig({
         // Needs Debian's chromium at /usr/bin/chromium: `npm run test:browser`.
         test: {
           name: "browser",
+          sequence: { groupOrder: 2 },
           include: ["test/browser/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
