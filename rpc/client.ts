@@ -6,7 +6,7 @@
  *   await api.getConnectionCount("lobby");
  *   await api.authenticate(token).broadcast("hi", { room: "lobby" }); // one round trip
  */
-import { type RpcStub, newHttpBatchRpcSession, newWebSocketRpcSession } from "capnweb";
+import { newHttpBatchRpcSession, newWebSocketRpcSession, type RpcStub } from "capnweb";
 import type { PublicApi, RoomEvent } from "./api";
 
 export type { BroadcastReport, ConnectionInfo, PublicApi, RoomEvent, RoomsApi } from "./api";

@@ -6,10 +6,10 @@
  */
 import { RpcTarget } from "cloudflare:workers";
 import type { PublicApi, RoomEvent } from "../rpc/api";
-import { ErrorCode, apiError } from "../rpc/errors";
+import { apiError, ErrorCode } from "../rpc/errors";
 import type { Env } from "./env";
 import { Rooms } from "./rooms";
-import { type ListenerStub, Subscription, isListenerStub } from "./subscriptions";
+import { isListenerStub, type ListenerStub, Subscription } from "./subscriptions";
 import { roomArg } from "./validation";
 
 /** Ends a session's subscriptions; a symbol, so that no client can call it over RPC. */
@@ -22,9 +22,7 @@ const encoder = new TextEncoder();
 
 /** Compares secrets in time independent of where they differ (hashing evens out lengths). */
 async function sameSecret(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all(
-    [given, expected].map((s) => crypto.subtle.digest("SHA-256", encoder.encode(s))),
-  );
+  const [a, b] = await Promise.all([given, expected].map((s) => crypto.subtle.digest("SHA-256", encoder.encode(s))));
   return crypto.subtle.timingSafeEqual(a as ArrayBuffer, b as ArrayBuffer);
 }
 

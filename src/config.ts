@@ -47,7 +47,10 @@ function intVar(env: Env, name: keyof Env & string, fallback: number): number {
 
 function originsVar(raw: string | undefined): Config["allowedOrigins"] {
   if (raw === undefined || raw.trim() === "" || raw.trim() === "*") return "*";
-  const list = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const list = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   for (const item of list) {
     if (!v.safeParse(origin, item).success) {
       throw new ConfigError(

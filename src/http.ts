@@ -3,13 +3,13 @@
  * `fetch` (so `/websocket` works through a service binding too).
  * @internal
  */
-import { ConfigError, isOriginAllowed, readConfig } from "./config";
+import { type Config, ConfigError, isOriginAllowed, readConfig } from "./config";
 import type { Env } from "./env";
 import { log } from "./log";
 import { UPGRADE_REQUIRED_TEXT } from "./protocol";
 import { text } from "./responses";
-import { handleRpc } from "./rpc-endpoint";
 import { isWebSocketUpgrade, route } from "./routes";
+import { handleRpc } from "./rpc-endpoint";
 
 function refuse(url: URL, status: number, reason: string): Response {
   log({ event: "refused", path: url.pathname, status, reason });
@@ -18,7 +18,7 @@ function refuse(url: URL, status: number, reason: string): Response {
 
 export async function handleRequest(request: Request, env: Env): Promise<Response> {
   const url = new URL(request.url);
-  let config;
+  let config: Config;
   try {
     config = readConfig(env);
   } catch (error) {
@@ -36,4 +36,3 @@ export async function handleRequest(request: Request, env: Env): Promise<Respons
   // getByName is idFromName + get: one Durable Object per room name.
   return env.ROOM.getByName(target.room).fetch(request);
 }
-

@@ -5,7 +5,7 @@
  * JSON (`join`, `leave`, or a text `broadcast`); a binary frame is a broadcast of bytes.
  * @internal
  */
-import { SUBSCRIBER_TAG, closeQuietly } from "./connections";
+import { closeQuietly, SUBSCRIBER_TAG } from "./connections";
 
 /** Path of the room's internal event stream; the Worker never routes a client here. */
 export const EVENTS_PATH = "/__events";

@@ -20,11 +20,11 @@ import {
   messageBytes,
 } from "./connections";
 import type { Env } from "./env";
-import { EVENTS_PATH, announce, acceptSubscriber } from "./room-events";
 import { log } from "./log";
 import { CloseCode, PING_REQUEST, PING_RESPONSE, UPGRADE_REQUIRED_TEXT } from "./protocol";
 import { TokenBuckets } from "./rate-limit";
 import { reply } from "./replies";
+import { acceptSubscriber, announce, EVENTS_PATH } from "./room-events";
 import { parseFormat } from "./routes";
 
 /** Seconds a client should wait before retrying a full room (RFC 9110 10.2.3 Retry-After). */
@@ -83,13 +83,21 @@ export class Room extends DurableObject<Env> implements RoomApi {
     const config = readConfig(this.env);
     const size = messageBytes(message);
     if (size > config.maxMessageBytes) {
-      return this.#refuse(ws, attachment, CloseCode.messageTooBig,
-        `Message of ${size} bytes is over the limit of ${config.maxMessageBytes} bytes`);
+      return this.#refuse(
+        ws,
+        attachment,
+        CloseCode.messageTooBig,
+        `Message of ${size} bytes is over the limit of ${config.maxMessageBytes} bytes`,
+      );
     }
     this.#buckets ??= new TokenBuckets(config.maxMessagesPerSecond, config.messageBurst);
     if (!this.#buckets.take(attachment.id)) {
-      return this.#refuse(ws, attachment, CloseCode.policyViolation,
-        `Rate limit: over ${config.maxMessagesPerSecond} messages per second (burst ${config.messageBurst})`);
+      return this.#refuse(
+        ws,
+        attachment,
+        CloseCode.policyViolation,
+        `Rate limit: over ${config.maxMessagesPerSecond} messages per second (burst ${config.messageBurst})`,
+      );
     }
     ws.send(reply(attachment.format, message, this.#count()));
   }

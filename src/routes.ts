@@ -2,7 +2,7 @@
  * URL routing of the Worker, as pure functions so that tests can read them as a table.
  * @internal
  */
-import { DEFAULT_ROOM, REPLY_FORMATS, ROOM_NAME_PATTERN, type ReplyFormat } from "./protocol";
+import { DEFAULT_ROOM, REPLY_FORMATS, type ReplyFormat, ROOM_NAME_PATTERN } from "./protocol";
 
 export type Route =
   | { kind: "socket"; room: string; format: ReplyFormat }

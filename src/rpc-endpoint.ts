@@ -4,9 +4,9 @@
  * not how much one client makes the server hold, so this module adds those caps.
  * @internal
  */
-import { RpcSession, type RpcTransport, WebSocketTransport, newHttpBatchRpcResponse } from "capnweb";
+import { newHttpBatchRpcResponse, RpcSession, type RpcTransport, WebSocketTransport } from "capnweb";
+import { endSession, PublicRpc } from "./capnweb";
 import { type Config, isOriginAllowed } from "./config";
-import { PublicRpc, endSession } from "./capnweb";
 import { utf8Length } from "./connections";
 import type { Env } from "./env";
 import { log } from "./log";
@@ -37,12 +37,20 @@ export async function handleRpc(request: Request, env: Env, config: Config): Pro
   if (request.method === "OPTIONS") {
     return new Response(null, {
       status: 204,
-      headers: { ...cors, "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400" },
+      headers: {
+        ...cors,
+        "Access-Control-Allow-Methods": "POST",
+        "Access-Control-Allow-Headers": "Content-Type",
+        "Access-Control-Max-Age": "86400",
+      },
     });
   }
   if (request.headers.get("Upgrade")?.trim().toLowerCase() === "websocket") return webSocketSession(env, config);
   if (request.method === "POST") return batchSession(request, env, config, cors);
-  return text("The /rpc endpoint takes a WebSocket upgrade or an HTTP batch POST (capnweb).", 405, { Allow: "POST", ...cors });
+  return text("The /rpc endpoint takes a WebSocket upgrade or an HTTP batch POST (capnweb).", 405, {
+    Allow: "POST",
+    ...cors,
+  });
 }
 
 /** capnweb answers `Access-Control-Allow-Origin: *`; we answer only what ALLOWED_ORIGINS allows. */
@@ -61,7 +69,12 @@ function webSocketSession(env: Env, config: Config): Response {
   return new Response(null, { status: 101, webSocket: client });
 }
 
-async function batchSession(request: Request, env: Env, config: Config, cors: Record<string, string>): Promise<Response> {
+async function batchSession(
+  request: Request,
+  env: Env,
+  config: Config,
+  cors: Record<string, string>,
+): Promise<Response> {
   const body = await readBounded(request, MAX_BATCH_BYTES);
   if (body === undefined) return text(`Batch body is over the limit of ${MAX_BATCH_BYTES} bytes.`, 413, cors);
   const messages = body === "" ? [] : body.split("\n");
@@ -138,11 +151,17 @@ class GuardedTransport implements RpcTransport {
     const message = await this.#inner.receive();
     const size = utf8Length(message);
     if (size > this.#maxBytes) {
-      this.#refuse(CloseCode.messageTooBig, `capnweb message of ${size} bytes is over the limit of ${this.#maxBytes} bytes`);
+      this.#refuse(
+        CloseCode.messageTooBig,
+        `capnweb message of ${size} bytes is over the limit of ${this.#maxBytes} bytes`,
+      );
     }
     const held = this.session?.getStats().exports ?? 0;
     if (held > MAX_SESSION_CALLS) {
-      this.#refuse(CloseCode.policyViolation, `over ${MAX_SESSION_CALLS} calls in flight or not disposed in this session`);
+      this.#refuse(
+        CloseCode.policyViolation,
+        `over ${MAX_SESSION_CALLS} calls in flight or not disposed in this session`,
+      );
     }
     return message;
   }

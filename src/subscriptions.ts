@@ -41,7 +41,12 @@ export class Subscription extends RpcTarget implements SubscriptionApi {
   }
 
   /** Opens the room's event stream; resolves once the room has accepted it (the subscription is live). */
-  static async open(env: Env, room: string, listener: ListenerStub, onEnd: (s: Subscription) => void): Promise<Subscription> {
+  static async open(
+    env: Env,
+    room: string,
+    listener: ListenerStub,
+    onEnd: (s: Subscription) => void,
+  ): Promise<Subscription> {
     const response = await env.ROOM.getByName(room).fetch(`https://room${EVENTS_PATH}`, {
       headers: { Upgrade: "websocket" },
     });

@@ -6,7 +6,7 @@
  */
 import * as v from "valibot";
 import type { Message } from "../rpc/api";
-import { ErrorCode, apiError } from "../rpc/errors";
+import { apiError, ErrorCode } from "../rpc/errors";
 import { messageBytes } from "./connections";
 import { DEFAULT_ROOM, MAX_CLOSE_REASON_BYTES, ROOM_NAME_PATTERN } from "./protocol";
 
@@ -67,7 +67,10 @@ export function messageArg(value: unknown, maxBytes: number): Message {
   const message = parse(MessageSchema, value, ErrorCode.invalidArgument);
   const size = messageBytes(message);
   if (size > maxBytes) {
-    throw apiError(ErrorCode.tooLarge, `message of ${size} bytes is over the limit of ${maxBytes} bytes (MAX_MESSAGE_BYTES)`);
+    throw apiError(
+      ErrorCode.tooLarge,
+      `message of ${size} bytes is over the limit of ${maxBytes} bytes (MAX_MESSAGE_BYTES)`,
+    );
   }
   return message;
 }

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, type Page, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, ROOT, startDev } from "../support/wrangler-dev";
 import { type Client, openClient } from "../support/ws-client";
@@ -23,7 +23,16 @@ beforeAll(async () => {
   server = await startDev({ vars: { ADMIN_TOKEN: TOKEN } });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   page = await browser.newPage();
 });
@@ -68,6 +77,8 @@ describe("the example page", () => {
   it("shows a clear refusal for a wrong token", async () => {
     await page.fill("#token", "wrong");
     await page.click("#broadcast-form button[type=submit]");
-    await expect.poll(() => text("#broadcast-result"), WAIT).toMatch(/^refused \(forbidden\): \[forbidden\] wrong token$/);
+    await expect
+      .poll(() => text("#broadcast-result"), WAIT)
+      .toMatch(/^refused \(forbidden\): \[forbidden\] wrong token$/);
   });
 });

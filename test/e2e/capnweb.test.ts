@@ -3,7 +3,7 @@
  * HTTP batch sessions, auth, pipelining to real sockets, subscriptions and reconnection.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RoomEvent, batch, connect, errorCode, watchRoom } from "../../rpc/client";
+import { batch, connect, errorCode, type RoomEvent, watchRoom } from "../../rpc/client";
 import { type DevServer, startDev } from "../support/wrangler-dev";
 import { type Client, openClient, within } from "../support/ws-client";
 
@@ -38,7 +38,10 @@ function recorder() {
       const deadline = Date.now() + 10_000;
       while (!check(events)) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; heard ${JSON.stringify(events)}`);
-        await new Promise<void>((r) => ((wake = r), setTimeout(r, 200)));
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 200);
+        });
       }
     },
   };
@@ -68,12 +71,24 @@ describe("capnweb from Node", () => {
 
   it("refuses authentication without the right token", async () => {
     using api = connect(server.url);
-    const wrong = await api.authenticate("nope").then(() => "accepted", (e: unknown) => errorCode(e));
+    const wrong = await api.authenticate("nope").then(
+      () => "accepted",
+      (e: unknown) => errorCode(e),
+    );
     expect(wrong).toBe("forbidden");
     const anonymous = api as unknown as { broadcast(message: string): Promise<unknown> };
-    const refused = await anonymous.broadcast("hi").then(() => "accepted", (e: unknown) => errorCode(e));
+    const refused = await anonymous.broadcast("hi").then(
+      () => "accepted",
+      (e: unknown) => errorCode(e),
+    );
     expect(refused).toBe("unauthenticated");
-    const viaBatch = await batch(server.url).authenticate("").broadcast("x").then(() => "accepted", (e: unknown) => errorCode(e));
+    const viaBatch = await batch(server.url)
+      .authenticate("")
+      .broadcast("x")
+      .then(
+        () => "accepted",
+        (e: unknown) => errorCode(e),
+      );
     expect(viaBatch).toBe("forbidden");
   });
 
@@ -82,7 +97,11 @@ describe("capnweb from Node", () => {
     const a = await join(room);
     const b = await join(room);
     using api = connect(server.url);
-    expect(await api.authenticate(TOKEN).broadcast("over ws", { room })).toEqual({ delivered: 2, failed: 0, excluded: 0 });
+    expect(await api.authenticate(TOKEN).broadcast("over ws", { room })).toEqual({
+      delivered: 2,
+      failed: 0,
+      excluded: 0,
+    });
     expect([await a.next(), await b.next()]).toEqual(["over ws", "over ws"]);
 
     const { result, requests } = await countingFetches(() =>
@@ -122,7 +141,13 @@ describe("watchRoom", () => {
     let lives = 0;
     const stop = watchRoom(server.url, room, heard.listener, { retryMs: 200, onLive: () => lives++ });
     try {
-      await within((async () => { while (lives < 1) await new Promise((r) => setTimeout(r, 50)); })(), "first subscription", 10_000);
+      await within(
+        (async () => {
+          while (lives < 1) await new Promise((r) => setTimeout(r, 50));
+        })(),
+        "first subscription",
+        10_000,
+      );
       await join(room);
       await heard.until((e) => e.some((x) => x.type === "join"), "a join before the drop");
 
@@ -132,7 +157,13 @@ describe("watchRoom", () => {
       await server.stop();
       server = await startDev({ vars: { ADMIN_TOKEN: TOKEN }, port });
 
-      await within((async () => { while (lives < 2) await new Promise((r) => setTimeout(r, 50)); })(), "resubscription", 20_000);
+      await within(
+        (async () => {
+          while (lives < 2) await new Promise((r) => setTimeout(r, 50));
+        })(),
+        "resubscription",
+        20_000,
+      );
       const before = heard.events.length;
       await join(room);
       await heard.until((e) => e.length > before && e.at(-1)?.type === "join", "a join after the reconnect");

@@ -57,23 +57,22 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
   const port = options.port ?? (await freePort());
   const persist = mkdtempSync(join(tmpdir(), "ws-e2e-"));
   const configs = options.configs ?? ["wrangler.jsonc"];
-  const args =
-    options.command?.map((a) => a.replace("{port}", String(port))) ?? [
-      join(ROOT, "node_modules/.bin/wrangler"),
-      "dev",
-      ...configs.flatMap((c) => ["-c", c]),
-      "--port",
-      String(port),
-      "--ip",
-      "127.0.0.1",
-      "--inspector-port",
-      "0",
-      "--persist-to",
-      persist,
-      "--show-interactive-dev-session=false",
-      ...Object.entries(options.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-      ...(options.extraArgs ?? []),
-    ];
+  const args = options.command?.map((a) => a.replace("{port}", String(port))) ?? [
+    join(ROOT, "node_modules/.bin/wrangler"),
+    "dev",
+    ...configs.flatMap((c) => ["-c", c]),
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--inspector-port",
+    "0",
+    "--persist-to",
+    persist,
+    "--show-interactive-dev-session=false",
+    ...Object.entries(options.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ...(options.extraArgs ?? []),
+  ];
   const [command, ...rest] = args;
   const child: ChildProcess = spawn(command ?? "", rest, {
     cwd: ROOT,

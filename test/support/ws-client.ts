@@ -40,7 +40,9 @@ export function openClient(url: string, options?: WebSocket.ClientOptions): Prom
       clearTimeout(timer);
       let body = "";
       res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body })));
+      res.on("end", () =>
+        reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body })),
+      );
     });
     ws.once("error", (error) => (clearTimeout(timer), reject(error)));
   });

@@ -1,6 +1,7 @@
 /** The capnweb endpoint inside workerd: sessions, auth, pipelining, subscriptions. */
-import { env } from "cloudflare:workers";
+
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { RoomEvent } from "../../rpc/api";
 import { errorCode } from "../../rpc/errors";
@@ -11,8 +12,9 @@ const TOKEN = "test-admin-token";
 
 /** Open event streams the room holds for subscribers. */
 const subscribers = (room: string) =>
-  runInDurableObject(env.ROOM.getByName(room), (_instance, state) =>
-    state.getWebSockets("subscriber").filter((ws) => ws.readyState === WebSocket.OPEN).length,
+  runInDurableObject(
+    env.ROOM.getByName(room),
+    (_instance, state) => state.getWebSockets("subscriber").filter((ws) => ws.readyState === WebSocket.OPEN).length,
   );
 
 async function refusal(promise: Promise<unknown>): Promise<{ code: string | undefined; message: string }> {
@@ -55,7 +57,8 @@ describe("capnweb over WebSocket", () => {
     const anonymous = api as unknown as { broadcast(m: string): Promise<unknown> };
     expect(await refusal(anonymous.broadcast("hi"))).toEqual({
       code: "unauthenticated",
-      message: "[unauthenticated] broadcast() needs authentication: call authenticate(token) and use the API it returns",
+      message:
+        "[unauthenticated] broadcast() needs authentication: call authenticate(token) and use the API it returns",
     });
     expect(await refusal(api.authenticate("wrong"))).toEqual({ code: "forbidden", message: "[forbidden] wrong token" });
   });
@@ -110,7 +113,7 @@ describe("capnweb over WebSocket", () => {
     await api.authenticate(TOKEN).broadcast(new Uint8Array([5, 6]), { room });
     const [event] = await heard.until(1);
     expect(event?.type).toBe("broadcast");
-    expect([...((event as { data: Uint8Array }).data)]).toEqual([5, 6]);
+    expect([...(event as { data: Uint8Array }).data]).toEqual([5, 6]);
   });
 });
 

@@ -11,7 +11,9 @@ describe("readConfig()", () => {
   });
 
   it("reads whole numbers and a list of origins", () => {
-    const config = readConfig(env({ MAX_MESSAGE_BYTES: " 1024 ", ALLOWED_ORIGINS: "https://a.example, http://localhost:8787" }));
+    const config = readConfig(
+      env({ MAX_MESSAGE_BYTES: " 1024 ", ALLOWED_ORIGINS: "https://a.example, http://localhost:8787" }),
+    );
     expect(config.maxMessageBytes).toBe(1024);
     expect(config.allowedOrigins).toEqual(new Set(["https://a.example", "http://localhost:8787"]));
   });
@@ -29,9 +31,12 @@ describe("readConfig()", () => {
     );
   });
 
-  it.each(["example.com", "https://a.example/path", "*.example.com"])("refuses the ALLOWED_ORIGINS entry %s", (entry) => {
-    expect(() => readConfig(env({ ALLOWED_ORIGINS: entry }))).toThrow(/Invalid ALLOWED_ORIGINS entry/);
-  });
+  it.each(["example.com", "https://a.example/path", "*.example.com"])(
+    "refuses the ALLOWED_ORIGINS entry %s",
+    (entry) => {
+      expect(() => readConfig(env({ ALLOWED_ORIGINS: entry }))).toThrow(/Invalid ALLOWED_ORIGINS entry/);
+    },
+  );
 });
 
 describe("isOriginAllowed()", () => {

@@ -17,7 +17,10 @@ interface Conformant {
   listConnections(room?: string): PromiseLike<ConnectionInfo[]>;
   send(id: string, message: Message, room?: string): PromiseLike<boolean>;
   disconnect(id: string, code?: number, reason?: string, room?: string): PromiseLike<boolean>;
-  room(name: string): { getConnectionCount(): PromiseLike<number>; broadcast(m: Message): PromiseLike<BroadcastReport> };
+  room(name: string): {
+    getConnectionCount(): PromiseLike<number>;
+    broadcast(m: Message): PromiseLike<BroadcastReport>;
+  };
 }
 
 const TOKEN = "test-admin-token";

@@ -1,6 +1,7 @@
 /** Eviction while sockets are busy: nothing is lost, counted twice or renamed. */
-import { env } from "cloudflare:workers";
+
 import { evictDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { connect, uniqueRoom } from "./sockets";
 

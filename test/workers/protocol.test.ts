@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { isSendableCloseCode, truncateCloseReason } from "../../src/protocol";
 import { messageBytes, utf8Length } from "../../src/connections";
+import { isSendableCloseCode, truncateCloseReason } from "../../src/protocol";
 
 describe("isSendableCloseCode()", () => {
   it.each([1000, 1001, 1008, 1009, 1011, 3000, 4000, 4999])("allows %i", (code) => {

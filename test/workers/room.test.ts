@@ -1,5 +1,5 @@
-import { env } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Room } from "../../src/room";
 import { connect, eventually, uniqueRoom } from "./sockets";
@@ -54,7 +54,10 @@ describe("reply formats", () => {
     await connect(`/rooms/${room}/websocket`);
     const s = await connect(`/rooms/${room}/websocket?format=json`);
     expect(JSON.parse((await s.ask('say "hi"')) as string)).toEqual({ connections: 2, echo: 'say "hi"' });
-    expect(JSON.parse((await s.ask(new Uint8Array([1, 2, 3]))) as string)).toEqual({ connections: 2, echoBase64: "AQID" });
+    expect(JSON.parse((await s.ask(new Uint8Array([1, 2, 3]))) as string)).toEqual({
+      connections: 2,
+      echoBase64: "AQID",
+    });
   });
 
   it("lets sockets of one room choose different formats", async () => {
@@ -174,6 +177,8 @@ describe("limits", () => {
     });
     expect(response.status).toBe(503);
     expect(response.headers.get("Retry-After")).toBe("5");
-    expect(await response.text()).toBe("Room is full: 20 connections, the limit (MAX_CONNECTIONS_PER_ROOM). Try again later.");
+    expect(await response.text()).toBe(
+      "Room is full: 20 connections, the limit (MAX_CONNECTIONS_PER_ROOM). Try again later.",
+    );
   });
 });

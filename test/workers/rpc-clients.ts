@@ -3,8 +3,9 @@
  * WebSocket session over an upgrade from `exports.default.fetch`, and HTTP batch sessions
  * whose POST goes to the same handler.
  */
-import { type RpcStub, RpcSession, type RpcTransport, newWebSocketRpcSession } from "capnweb";
+
 import { exports } from "cloudflare:workers";
+import { newWebSocketRpcSession, RpcSession, type RpcStub, type RpcTransport } from "capnweb";
 import type { PublicApi } from "../../rpc/api";
 import { BASE } from "./sockets";
 

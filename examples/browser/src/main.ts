@@ -2,7 +2,7 @@
  * The example page: live count by `watchRoom` (capnweb subscription that survives drops), a
  * plain WebSocket into the room, and an authenticated broadcast. All types come from rpc/.
  */
-import { type RoomEvent, batch, errorCode, watchRoom } from "../../../rpc/client";
+import { batch, errorCode, type RoomEvent, watchRoom } from "../../../rpc/client";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const server = location.origin;
@@ -32,17 +32,24 @@ function watch(): void {
   const name = room();
   $("count").textContent = "…";
   $("status").textContent = "connecting";
-  stopWatching = watchRoom(server, name, (event) => {
-    if (event.type !== "broadcast") $("count").textContent = String(event.connections);
-    log(`[${event.room}] ${describe(event)}`);
-  }, {
-    onLive: () => {
-      $("status").textContent = "live";
-      // The count as of now, in one HTTP request; later changes arrive as events.
-      batch(server).getConnectionCount(name).then((n) => ($("count").textContent = String(n)));
+  stopWatching = watchRoom(
+    server,
+    name,
+    (event) => {
+      if (event.type !== "broadcast") $("count").textContent = String(event.connections);
+      log(`[${event.room}] ${describe(event)}`);
     },
-    onDrop: () => ($("status").textContent = "reconnecting"),
-  });
+    {
+      onLive: () => {
+        $("status").textContent = "live";
+        // The count as of now, in one HTTP request; later changes arrive as events.
+        batch(server)
+          .getConnectionCount(name)
+          .then((n) => ($("count").textContent = String(n)));
+      },
+      onDrop: () => ($("status").textContent = "reconnecting"),
+    },
+  );
 }
 
 function openSocket(): void {
