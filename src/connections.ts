@@ -20,10 +20,27 @@ export interface ClientAttachment {
   closing?: true;
 }
 
+/**
+ * Attachments already read, by socket: `deserializeAttachment()` structured-clones on every
+ * call, once per message otherwise. The runtime hands the same WebSocket object to every
+ * event while the object lives; after hibernation the map starts empty and refills.
+ */
+const attachments = new WeakMap<WebSocket, ClientAttachment | null>();
+
 export function clientAttachment(ws: WebSocket): ClientAttachment | undefined {
-  const value: unknown = ws.deserializeAttachment();
-  if (typeof value !== "object" || value === null || !("id" in value)) return undefined;
-  return value as ClientAttachment;
+  let cached = attachments.get(ws);
+  if (cached === undefined) {
+    const value: unknown = ws.deserializeAttachment();
+    cached = typeof value === "object" && value !== null && "id" in value ? (value as ClientAttachment) : null;
+    attachments.set(ws, cached);
+  }
+  return cached ?? undefined;
+}
+
+/** Stores the attachment with the socket (for hibernation) and in the cache. */
+export function setClientAttachment(ws: WebSocket, attachment: ClientAttachment): void {
+  ws.serializeAttachment(attachment);
+  attachments.set(ws, attachment);
 }
 
 export function connectionInfo(attachment: ClientAttachment): ConnectionInfo {
@@ -75,7 +92,7 @@ export function completeClose(ws: WebSocket, code: number, reason: string): void
 export function closeClient(ws: WebSocket, code: number, reason: string): boolean {
   const attachment = clientAttachment(ws);
   if (attachment !== undefined && attachment.closing !== true) {
-    ws.serializeAttachment({ ...attachment, closing: true } satisfies ClientAttachment);
+    setClientAttachment(ws, { ...attachment, closing: true });
   }
   return closeQuietly(ws, code, reason);
 }
@@ -90,6 +107,12 @@ export function frame(message: Message): string | Uint8Array {
 export function messageBytes(message: string | ArrayBuffer | ArrayBufferView): number {
   if (typeof message === "string") return utf8Length(message);
   return message.byteLength;
+}
+
+/** Whether a message is within `max` bytes; text of at most max/3 UTF-16 units always is. */
+export function withinBytes(message: string | ArrayBuffer, max: number): boolean {
+  if (typeof message === "string" && message.length * 3 <= max) return true;
+  return messageBytes(message) <= max;
 }
 
 /** UTF-8 length without allocating an encoded copy. */

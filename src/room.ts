@@ -18,6 +18,8 @@ import {
   frame,
   isOpen,
   messageBytes,
+  setClientAttachment,
+  withinBytes,
 } from "./connections";
 import type { Env } from "./env";
 import { log } from "./log";
@@ -30,8 +32,18 @@ import { parseFormat } from "./routes";
 /** Seconds a client should wait before retrying a full room (RFC 9110 10.2.3 Retry-After). */
 const FULL_ROOM_RETRY_AFTER_SECONDS = 5;
 
+/**
+ * How long a counted number of open sockets may be reused. Counting walks every socket of the
+ * room (`getWebSockets` makes a wrapper for each), which made each reply O(N): at 500
+ * connections a quarter of the docs example's throughput (npm run bench). The count is
+ * recounted after every change the room sees (accept, close, error, a close of its own), and
+ * at least this often, so a socket whose close the runtime never reports is not counted long.
+ */
+const COUNT_TTL_MS = 1_000;
+
 export class Room extends DurableObject<Env> implements RoomApi {
   #buckets: TokenBuckets | undefined;
+  #counted: { open: number; at: number } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -71,7 +83,8 @@ export class Room extends DurableObject<Env> implements RoomApi {
     // keeps `reply()` byte-exact if that ever changes (test: "echoes binary as binary").
     server.binaryType = "arraybuffer";
     this.ctx.acceptWebSocket(server, [CLIENT_TAG, connectionTag(attachment.id)]);
-    server.serializeAttachment(attachment);
+    setClientAttachment(server, attachment);
+    this.#counted = undefined;
     log({ event: "open", room: this.#name(), id: attachment.id, format: attachment.format });
     announce(this.ctx, { type: "join", connections: connections + 1 });
     return new Response(null, { status: 101, webSocket: client });
@@ -81,8 +94,8 @@ export class Room extends DurableObject<Env> implements RoomApi {
     const attachment = clientAttachment(ws);
     if (attachment === undefined || !isOpen(ws)) return;
     const config = readConfig(this.env);
-    const size = messageBytes(message);
-    if (size > config.maxMessageBytes) {
+    if (!withinBytes(message, config.maxMessageBytes)) {
+      const size = messageBytes(message);
       return this.#refuse(
         ws,
         attachment,
@@ -112,6 +125,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
    */
   override async webSocketClose(ws: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
     completeClose(ws, code, reason);
+    this.#counted = undefined;
     const attachment = clientAttachment(ws);
     if (attachment === undefined) return;
     this.#buckets?.forget(attachment.id);
@@ -120,6 +134,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    this.#counted = undefined;
     const attachment = clientAttachment(ws);
     if (attachment === undefined) return void closeQuietly(ws, CloseCode.internalError, "stream error");
     log({ event: "error", room: this.#name(), id: attachment.id, error: String(error) });
@@ -157,6 +172,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
         closeClient(ws, CloseCode.internalError, "send failed");
       }
     }
+    this.#counted = undefined;
     if (report.failed > 0) announce(this.ctx, { type: "leave", connections: this.#count() });
     announce(this.ctx, { type: "broadcast", data });
     return report;
@@ -170,6 +186,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
       return true;
     } catch {
       closeClient(ws, CloseCode.internalError, "send failed");
+      this.#counted = undefined;
       announce(this.ctx, { type: "leave", connections: this.#count() });
       return false;
     }
@@ -179,6 +196,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
     const ws = this.#find(connectionId);
     if (ws === undefined) return false;
     const closed = closeClient(ws, code, reason);
+    this.#counted = undefined;
     announce(this.ctx, { type: "leave", connections: this.#count() });
     return closed;
   }
@@ -188,6 +206,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
     log({ event: "close", room: this.#name(), id: attachment.id, code, reason, clean: false });
     this.#buckets?.forget(attachment.id);
     closeClient(ws, code, reason);
+    this.#counted = undefined;
     announce(this.ctx, { type: "leave", connections: this.#count() });
   }
 
@@ -196,7 +215,11 @@ export class Room extends DurableObject<Env> implements RoomApi {
   }
 
   #count(): number {
-    return this.#open().length;
+    const now = Date.now();
+    if (this.#counted === undefined || now - this.#counted.at > COUNT_TTL_MS) {
+      this.#counted = { open: this.#open().length, at: now };
+    }
+    return this.#counted.open;
   }
 
   #find(connectionId: string): WebSocket | undefined {
