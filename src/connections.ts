@@ -4,7 +4,7 @@
  * @internal
  */
 import type { ConnectionInfo, Message, ReplyFormat } from "../rpc/api";
-import { isSendableCloseCode, truncateCloseReason } from "./protocol";
+import { closeAnswer, isSendableCloseCode, truncateCloseReason } from "./protocol";
 
 /** Tag of sockets opened by clients (the ones counted). */
 export const CLIENT_TAG = "client";
@@ -75,14 +75,15 @@ export function closeQuietly(ws: WebSocket, code: number, reason: string): boole
 }
 
 /**
- * Answers a close frame the peer sent. The socket is CLOSING here whoever started, so unlike
- * `closeQuietly` this tries anyway; if we had already sent our close, close() throws and the
- * handshake is complete regardless.
+ * Answers a close frame the peer sent (see `closeAnswer`). The socket is CLOSING here whoever
+ * started, so unlike `closeQuietly` this tries anyway; if we had already sent our close,
+ * close() throws and the handshake is complete regardless.
  */
 export function completeClose(ws: WebSocket, code: number, reason: string): void {
   if (ws.readyState === WebSocket.CLOSED) return;
+  const answer = closeAnswer(code, reason);
   try {
-    ws.close(isSendableCloseCode(code) ? code : 1000, truncateCloseReason(reason));
+    ws.close(answer.code, truncateCloseReason(answer.reason));
   } catch {
     // Our own close frame went out first: the handshake needs nothing more.
   }

@@ -27,6 +27,7 @@ export const PING_RESPONSE = "pong";
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
+  protocolError: 1002,
   policyViolation: 1008,
   messageTooBig: 1009,
   internalError: 1011,
@@ -41,6 +42,25 @@ export const CloseCode = {
 export function isSendableCloseCode(code: number): boolean {
   if (!Number.isInteger(code) || code < 1000 || code > 4999) return false;
   return code !== 1004 && code !== 1005 && code !== 1006 && code !== 1015;
+}
+
+/**
+ * Codes a peer may put in a close frame (RFC 6455 7.4.1, and 1012-1014 from the IANA
+ * registry): 1000-1003, 1007-1014, 3000-4999. Anything else in a frame is a protocol error.
+ */
+export function isValidPeerCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+/**
+ * How we answer a close frame: the peer's code and reason echoed (RFC 6455 5.5.1), 1000 when
+ * it sent no code (1005), and 1002 for a code no peer may send. workerd passes such codes to
+ * webSocketClose unchecked (a workerd gap the hostile suite pins).
+ */
+export function closeAnswer(code: number, reason: string): { code: number; reason: string } {
+  if (code === 1005) return { code: CloseCode.normal, reason: "" };
+  if (isValidPeerCloseCode(code)) return { code, reason };
+  return { code: CloseCode.protocolError, reason: `Invalid close code ${code} (RFC 6455 7.4)` };
 }
 
 /** Close-frame reason max UTF-8 bytes: 125 payload - 2-byte status (RFC 6455 5.5). */

@@ -43,7 +43,8 @@ const COUNT_TTL_MS = 1_000;
 
 export class Room extends DurableObject<Env> implements RoomApi {
   #buckets: TokenBuckets | undefined;
-  #counted: { open: number; at: number } | undefined;
+  /** Open sockets and all client sockets held (open or closing), counted at `at`. */
+  #counted: { open: number; held: number; at: number } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -61,8 +62,14 @@ export class Room extends DurableObject<Env> implements RoomApi {
 
     const config = readConfig(this.env);
     const connections = this.#count();
-    if (connections >= config.maxConnectionsPerRoom) {
-      const reason = `Room is full: ${connections} connections, the limit (MAX_CONNECTIONS_PER_ROOM). Try again later.`;
+    // Sockets the room closed whose peer never answers stay CLOSING: workerd has no close
+    // timeout and no terminate(). They are not counted but they are held, so bound them too.
+    const held = this.#counted?.held ?? connections;
+    if (connections >= config.maxConnectionsPerRoom || held >= 2 * config.maxConnectionsPerRoom) {
+      const reason =
+        connections >= config.maxConnectionsPerRoom
+          ? `Room is full: ${connections} connections, the limit (MAX_CONNECTIONS_PER_ROOM). Try again later.`
+          : `Room is full: ${held - connections} closing sockets not yet released, twice the limit (MAX_CONNECTIONS_PER_ROOM). Try again later.`;
       log({ event: "refused", path: url.pathname, status: 503, reason });
       return new Response(reason, {
         status: 503,
@@ -84,7 +91,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
     server.binaryType = "arraybuffer";
     this.ctx.acceptWebSocket(server, [CLIENT_TAG, connectionTag(attachment.id)]);
     setClientAttachment(server, attachment);
-    this.#counted = undefined;
+    this.#counted = { open: connections + 1, held: held + 1, at: this.#counted?.at ?? Date.now() };
     log({ event: "open", room: this.#name(), id: attachment.id, format: attachment.format });
     announce(this.ctx, { type: "join", connections: connections + 1 });
     return new Response(null, { status: 101, webSocket: client });
@@ -217,7 +224,8 @@ export class Room extends DurableObject<Env> implements RoomApi {
   #count(): number {
     const now = Date.now();
     if (this.#counted === undefined || now - this.#counted.at > COUNT_TTL_MS) {
-      this.#counted = { open: this.#open().length, at: now };
+      const all = this.ctx.getWebSockets(CLIENT_TAG);
+      this.#counted = { open: all.filter(isOpen).length, held: all.length, at: now };
     }
     return this.#counted.open;
   }

@@ -94,6 +94,12 @@ async function batchSession(
     for (const [name, value] of Object.entries(cors)) response.headers.set(name, value);
     if (!("Access-Control-Allow-Origin" in cors)) response.headers.delete("Access-Control-Allow-Origin");
     return response;
+  } catch (error) {
+    // capnweb rejects a batch it cannot read (not JSON, an unknown message or id, nesting over
+    // its depth limit): the client's mistake, answered 400 with capnweb's reason, never a throw.
+    const reason = (error instanceof Error ? error.message : String(error)).slice(0, 300);
+    log({ event: "refused", path: "/rpc", status: 400, reason: "malformed capnweb batch" });
+    return text(`Malformed capnweb batch: ${reason}`, 400, cors);
   } finally {
     // A batch is a whole session: subscriptions made in it end with it.
     api[endSession]();

@@ -140,7 +140,7 @@ describe("closing", () => {
     const ids = (await stub(room).listConnections()).map((c) => c.id);
     const counted = await runInDurableObject(stub(room), async (instance: Room, state) => {
       const [ws] = state.getWebSockets(`id:${ids[1]}`);
-      ws?.close(1000, "bye");
+      await instance.disconnect(ids[1] ?? "", 1000, "bye");
       return { state: ws?.readyState, count: await instance.getConnectionCount() };
     });
     expect(counted).toEqual({ state: WebSocket.CLOSING, count: 1 });
