@@ -7,10 +7,10 @@
  *   await api.authenticate(token).broadcast("hi", { room: "lobby" }); // one round trip
  */
 import { newHttpBatchRpcSession, newWebSocketRpcSession, type RpcStub } from "capnweb";
-import type { PublicApi, RoomEvent } from "./api";
+import type { PublicApi, RoomEvent } from "./api.ts";
 
-export type { BroadcastReport, ConnectionInfo, PublicApi, RoomEvent, RoomsApi } from "./api";
-export { ErrorCode, errorCode } from "./errors";
+export type { BroadcastReport, ConnectionInfo, PublicApi, RoomEvent, RoomsApi } from "./api.ts";
+export { ErrorCode, errorCode } from "./errors.ts";
 
 /** The `/rpc` URL of a server, from its base URL (http(s) or ws(s)); a URL already ending in /rpc is kept. */
 export function rpcUrl(server: string | URL, scheme: "ws" | "http"): string {

@@ -7,6 +7,6 @@
  * It needs the Workers types (`Service`, `Rpc`) that every Worker project has; browser code
  * imports `./api` or `./client` instead.
  */
-import type { RoomsApi } from "./api";
+import type { RoomsApi } from "./api.ts";
 
 export type RoomsBinding = Service<RoomsApi & Rpc.WorkerEntrypointBranded>;
