@@ -82,6 +82,9 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
       // Node 24 from node_modules/.bin first: wrangler needs Node >= 22.12.
       PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}`,
       WRANGLER_SEND_METRICS: "false",
+      // As `npm run dev` does: wrangler's local trace collector costs ~5x per message under
+      // the Hibernation API (test/bench/RESULTS.md), and no test reads traces.
+      X_LOCAL_OBSERVABILITY: "false",
       CI: "true",
       NO_COLOR: "1",
       FORCE_COLOR: "0",
