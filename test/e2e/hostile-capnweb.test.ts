@@ -367,10 +367,9 @@ describe("abusive HTTP batches", () => {
     expect(await post(pullOne)).toMatchObject({ status: 200, text: '["resolve",1,1]' });
   });
 
-  it("answers a malformed batch with 400 and capnweb's reason, not an exception (BUG: 500 today)", async () => {
-    // Today newHttpBatchRpcResponse() rejects, batchSession() lets it throw, and the Worker
-    // fails the request: wrangler answers 500 with its HTML error page (1101 in production)
-    // and logs an uncaught exception. The fix is a catch in batchSession (see the report).
+  it("answers a malformed batch with 400 and capnweb's reason, not an exception", async () => {
+    // newHttpBatchRpcResponse() rejects a batch it cannot read; batchSession() answers 400
+    // with the reason (before that fix, the Worker threw: a 500 page, 1101 in production).
     const bodies: [string, string, RegExp][] = [
       ["not JSON", "this is not capnweb", /is not valid JSON/],
       ["JSON of the wrong shape", '{"a":1}', /bad RPC message/],

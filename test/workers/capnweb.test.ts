@@ -93,6 +93,16 @@ describe("capnweb over WebSocket", () => {
     expect(heard.events).toHaveLength(3);
   });
 
+  it("ends a session's subscriptions when its socket closes", async () => {
+    const room = uniqueRoom("cw-end");
+    const { api, ws } = await wsSession();
+    await api.subscribe(room, () => {});
+    await api.subscribe(room, () => {});
+    expect(await subscribers(room)).toBe(2);
+    ws.close(1000, "done");
+    await eventually(async () => (await subscribers(room)) === 0, "the room has no subscriber left");
+  });
+
   it("keeps delivering events after the room is evicted and woken", async () => {
     const room = uniqueRoom("cw-evict");
     const { api } = await wsSession();
