@@ -189,3 +189,40 @@ export async function closedLoop(
     clientCores: (cpu.user + cpu.system) / 1e6 / seconds,
   };
 }
+
+/** Milliseconds that `action` takes. */
+export async function timed(action: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await action();
+  return performance.now() - started;
+}
+
+/**
+ * Resolves with the time (performance.now()) at which the last of `sockets` received
+ * `message`; rejects after `timeoutMs` naming how many had it.
+ */
+export function untilAllReceive(sockets: WebSocket[], message: string, timeoutMs: number): Promise<number> {
+  const expected = Buffer.from(message);
+  return new Promise((resolve, reject) => {
+    let pending = sockets.length;
+    const listeners = sockets.map((ws) => {
+      const onMessage = (data: Buffer) => {
+        if (!data.equals(expected)) return;
+        ws.off("message", onMessage);
+        if (--pending === 0) {
+          const at = performance.now();
+          clearTimeout(timer);
+          resolve(at);
+        }
+      };
+      ws.on("message", onMessage);
+      return () => ws.off("message", onMessage);
+    });
+    const timer = setTimeout(() => {
+      for (const remove of listeners) remove();
+      reject(
+        new Error(`${sockets.length - pending} of ${sockets.length} sockets had the message after ${timeoutMs} ms`),
+      );
+    }, timeoutMs);
+  });
+}

@@ -16,7 +16,7 @@ export interface Row {
 }
 
 /** Metrics where less is better; for the others (rates) more is better. */
-const LOWER_IS_BETTER = new Set(["p50", "p99", "rss_mib_per_1000"]);
+const LOWER_IS_BETTER = new Set(["p50", "p99", "rss_mib_per_1000", "p50_x_ref"]);
 
 function format(value: number | undefined, unit = ""): string {
   if (value === undefined || !Number.isFinite(value)) return "–";
@@ -63,7 +63,7 @@ const baseCase = (caseName: string) => caseName.split(" ")[0] ?? caseName;
 /** The server of a row as a table shows it: `ours format=echo` for the echo endpoint. */
 const serverLabel = (row: Row) => [row.server, ...row.case.split(" ").slice(1)].join(" ");
 
-const RUNNERS: RunnerName[] = ["wrangler-dev", "wrangler-dev-noobs", "workerd", "node"];
+const RUNNERS: RunnerName[] = ["wrangler-dev", "wrangler-dev-traces", "workerd", "node"];
 const SERVERS: ServerName[] = ["ours", "seed", "partyserver", "node-ws"];
 
 /**
@@ -86,11 +86,12 @@ export function caseTables(rows: Row[], cases: Case[]): string {
     const ofCase = rows.filter((r) => baseCase(r.case) === base);
     if (ofCase.length === 0) continue;
     const unit = (metric: string) => ofCase.find((r) => r.metric === metric)?.unit ?? "";
+    const hasNodeWs = ofCase.some((r) => r.server === "node-ws");
     const header = [
       "server",
       "runner",
       ...benchCase.columns.map((m) => `${m} (${unit(m)})`),
-      ...benchCase.ratios.flatMap((m) => [`${m} ×seed`, `${m} ×node-ws`]),
+      ...benchCase.ratios.flatMap((m) => [`${m} ×seed`, ...(hasNodeWs ? [`${m} ×node-ws`] : [])]),
       "others (cores)",
     ];
     const body = runs(ofCase).map((run) => [
@@ -101,7 +102,7 @@ export function caseTables(rows: Row[], cases: Case[]): string {
         const value = lookup(rows, run.server, run.runner, run.case, m);
         return [
           format(ratio(value, lookup(rows, "seed", run.runner, base, m)), "×"),
-          format(ratio(value, lookup(rows, "node-ws", "node", base, m)), "×"),
+          ...(hasNodeWs ? [format(ratio(value, lookup(rows, "node-ws", "node", base, m)), "×")] : []),
         ];
       }),
       format(lookup(rows, run.server, run.runner, run.case, "cpu_others"), "cores"),
@@ -109,6 +110,7 @@ export function caseTables(rows: Row[], cases: Case[]): string {
     const notes = ofCase
       .filter((r) => r.metric === "errors")
       .map((r) => `- ${serverLabel(r)} on ${r.runner}: ${r.value} bad or missing replies`);
+    if (benchCase.note !== undefined) notes.unshift(benchCase.note);
     const heading = `### ${base}: ${benchCase.title}`;
     sections.push([heading, "", table(header, body), ...(notes.length > 0 ? ["", ...notes] : [])].join("\n"));
   }
@@ -145,14 +147,21 @@ export function perProcessTable(rows: Row[], prefix: "cpu" | "rss"): string {
 }
 
 interface Goal {
+  /** ours' row: its case (endpoint or variant included) and metric. */
   caseName: string;
   metric: string;
-  against: ServerName;
-  /** Ratio ours/against that meets the goal: at least `limit` for rates, at most for the rest. */
+  /**
+   * The row ours is divided by, on the same runner: a server's row of `caseName` (without
+   * ours' variant). Left out when ours' metric is itself a ratio measured in one run (`p50_x_ref`).
+   */
+  against?: ServerName;
+  /** Ratio that meets the goal: at least `limit` for rates, at most for the rest. */
   limit: number;
+  /** How the goal reads when `against` is left out. */
+  what?: string;
 }
 
-/** The project's targets for ours (its `/websocket`, seed replies). */
+/** The project's targets for ours (its `/websocket`, seed replies, unless a case says otherwise). */
 const GOALS: Goal[] = [
   { caseName: "throughput-50", metric: "msgs_per_s", against: "seed", limit: 1.0 },
   { caseName: "throughput-500", metric: "msgs_per_s", against: "seed", limit: 1.0 },
@@ -165,28 +174,48 @@ const GOALS: Goal[] = [
   { caseName: "throughput-500", metric: "msgs_per_s", against: "partyserver", limit: 1.0 },
   { caseName: "idle-1000", metric: "upgrades_per_s", against: "partyserver", limit: 1.0 },
   { caseName: "idle-1000", metric: "rss_mib_per_1000", against: "partyserver", limit: 1.0 },
+  // Case 4: one broadcast to 500 sockets no slower than the seed's 500 individual sends.
+  { caseName: "broadcast-500 via=binding", metric: "p50", against: "seed", limit: 1.0 },
+  { caseName: "broadcast-500 via=capnweb", metric: "p50", against: "seed", limit: 1.0 },
+  // Case 5: RPC overhead against the raw socket, and pipelining.
+  {
+    caseName: "rpc capnweb-ws",
+    metric: "p50_x_ref",
+    limit: 1.3,
+    what: "capnweb getConnectionCount() RTT p50 ≤ 1.3× one raw echo RTT",
+  },
+  {
+    caseName: "rpc batch-10-pipelined",
+    metric: "p50_x_ref",
+    limit: 1.5,
+    what: "ten calls pipelined in one HTTP batch p50 ≤ 1.5× one call in one batch",
+  },
 ];
 
 const percent = (fraction: number) => `${(fraction * 100).toFixed(0)}%`;
 
 /**
- * Each target on each runner where both servers ran: the ratio, met or missed, and by how
- * much. Targets are about the runners developers and production use; wrangler-dev-noobs is
- * listed too, against the servers it ran (seed only).
+ * Each target on each runner where both rows ran: the ratio, met or missed, and by how much.
+ * Targets are about the runners developers and production use: wrangler-dev (`npm run dev`)
+ * and bare workerd; wrangler-dev-traces is informational.
  */
 export function targets(rows: Row[]): string {
   const lines: string[] = [];
   let met = 0;
   let missed = 0;
-  for (const runner of ["wrangler-dev", "wrangler-dev-noobs", "workerd"] as const) {
+  for (const runner of ["wrangler-dev", "workerd"] as const) {
     for (const goal of GOALS) {
-      if (!rows.some((r) => r.server === goal.against && r.runner === runner)) continue;
+      if (goal.against !== undefined && !rows.some((r) => r.server === goal.against && r.runner === runner)) continue;
       const lower = LOWER_IS_BETTER.has(goal.metric);
-      const r = ratio(
-        lookup(rows, "ours", runner, goal.caseName, goal.metric),
-        lookup(rows, goal.against, runner, goal.caseName, goal.metric),
-      );
-      const want = `${goal.caseName} ${goal.metric} ${lower ? "≤" : "≥"} ${goal.limit.toFixed(1)}× ${goal.against}`;
+      const value = lookup(rows, "ours", runner, goal.caseName, goal.metric);
+      const r =
+        goal.against === undefined
+          ? value
+          : ratio(value, lookup(rows, goal.against, runner, baseCase(goal.caseName), goal.metric));
+      const want =
+        goal.against === undefined
+          ? (goal.what ?? `${goal.caseName} ${goal.metric} ${lower ? "≤" : "≥"} ${goal.limit.toFixed(1)}`)
+          : `${goal.caseName} ${goal.metric} ${lower ? "≤" : "≥"} ${goal.limit.toFixed(1)}× ${goal.against}`;
       if (r === undefined) {
         lines.push(`- ${runner}: ${want}: not measured`);
         continue;

@@ -20,8 +20,8 @@ const { values: args } = parseArgs({
   options: { quick: { type: "boolean", default: false }, json: { type: "string" } },
 });
 const quick = args.quick;
-/** --quick leaves out the wrangler-dev-noobs pair: an analysis of wrangler, not a smoke test. */
-const servers = quick ? allServers.filter((s) => s.runner !== "wrangler-dev-noobs") : allServers;
+/** --quick leaves out the wrangler-dev-traces pair: an analysis of wrangler, not a smoke test. */
+const servers = quick ? allServers.filter((s) => s.runner !== "wrangler-dev-traces") : allServers;
 /** Past this, remaining runs are skipped, so that the whole bench stays near its bound. */
 const BUDGET_MS = quick ? 50_000 : 165_000;
 /** A single run of a case on one endpoint that takes longer than this is abandoned. */
@@ -83,23 +83,42 @@ const summary = (figures: Figure[]) =>
 function subjectsOf(benchCase: Case, server: Server, run: Running): Subject[] {
   const endpoints =
     benchCase.endpoints === "seed" ? server.endpoints.filter((e) => e.format === "seed") : server.endpoints;
-  return endpoints.map((endpoint) => ({
-    server,
-    running: run,
-    endpoint,
-    url: `ws://127.0.0.1:${run.port}${endpoint.path}`,
-  }));
+  const variants = benchCase.variants?.(server, run) ?? [undefined];
+  return endpoints.flatMap((endpoint) =>
+    variants.map((variant) => ({
+      server,
+      running: run,
+      endpoint,
+      url: `ws://127.0.0.1:${run.port}${endpoint.path}`,
+      variant,
+    })),
+  );
 }
+
+/** `rtt`, `rtt format=echo`, `broadcast-500 via=binding`: the `case` of a subject's rows. */
+function caseName(benchCase: Case, subject: Subject): string {
+  return [
+    benchCase.name,
+    ...(subject.endpoint.format === "seed" ? [] : [`format=${subject.endpoint.format}`]),
+    ...(subject.variant === undefined ? [] : [subject.variant]),
+  ].join(" ");
+}
+
+/** Every process tree a running server started. */
+const rootsOf = (run: Running) => [run.pid, ...(run.otherPids ?? [])];
 
 /** CPU seconds of this process and of every server tree it started. */
 function benchCpuSeconds(): number {
   const self = process.cpuUsage();
-  return (self.user + self.system) / 1e6 + [...running.values()].reduce((sum, r) => sum + treeCpuTotal(r.pid), 0);
+  return (
+    (self.user + self.system) / 1e6 +
+    [...running.values()].flatMap(rootsOf).reduce((sum, pid) => sum + treeCpuTotal(pid), 0)
+  );
 }
 
 /** The two processes outside the bench that used the most CPU since `before`, with their cores. */
 function busiestOthers(before: Map<number, number>, seconds: number): string {
-  const bench = new Set([process.pid, ...[...running.values()].flatMap((r) => processTree(r.pid))]);
+  const bench = new Set([process.pid, ...[...running.values()].flatMap(rootsOf).flatMap((pid) => processTree(pid))]);
   return [...allCpuSeconds()]
     .filter(([pid]) => !bench.has(pid))
     .map(([pid, cpu]) => ({ pid, cores: (cpu - (before.get(pid) ?? 0)) / seconds }))
@@ -142,7 +161,7 @@ async function runCases(): Promise<Row[]> {
       const run = running.get(server);
       if (run === undefined || interrupted) continue;
       for (const subject of subjectsOf(benchCase, server, run)) {
-        const name = benchCase.name + (subject.endpoint.format === "seed" ? "" : ` format=${subject.endpoint.format}`);
+        const name = caseName(benchCase, subject);
         const what = `${name} · ${server.server} · ${server.runner}`;
         if (performance.now() - started > BUDGET_MS) {
           skipped.push(what);

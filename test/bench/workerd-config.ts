@@ -39,12 +39,29 @@ const WorkerConfig = v.object({
   migrations: v.array(v.object({ new_sqlite_classes: v.optional(v.array(v.string())) })),
 });
 
+/** The fields read from a caller Worker's config: its service bindings to the main Worker. */
+const CallerConfig = v.object({
+  compatibility_date: v.string(),
+  compatibility_flags: v.array(v.string()),
+  services: v.optional(
+    v.array(v.object({ binding: v.string(), service: v.string(), entrypoint: v.optional(v.string()) })),
+  ),
+});
+
+/** A second Worker in the same process, on its own port, with service bindings to the main one. */
+export interface CallerWorker {
+  configPath: string;
+  port: number;
+}
+
 /** A capnp string literal (same escapes as JSON for the ASCII text used here). */
 const text = (value: string) => JSON.stringify(value);
 
 /**
  * Writes `dir/config.capnp` for the Worker of `configPath`, listening on 127.0.0.1:`port`, with
  * Durable Object storage in `dir/do`. `vars` are added to (and override) the config's vars.
+ * With `caller`, that Worker runs in the same process on `caller.port`; each of its service
+ * bindings must name the main Worker (its `name`), optionally an entrypoint of it.
  */
 export async function writeWorkerdConfig(
   root: string,
@@ -52,6 +69,7 @@ export async function writeWorkerdConfig(
   dir: string,
   port: number,
   vars: Record<string, string>,
+  caller?: CallerWorker,
 ): Promise<string> {
   const config = v.parse(WorkerConfig, unstable_readConfig({ config: configPath }));
   const main = await bundle(root, configPath, dir);
@@ -67,6 +85,31 @@ export async function writeWorkerdConfig(
         : `(name = ${text(name)}, json = ${text(JSON.stringify(value))})`,
     ),
   ];
+  let callerService = "";
+  let callerSocket = "";
+  let callerWorker = "";
+  if (caller !== undefined) {
+    const callerConfig = v.parse(CallerConfig, unstable_readConfig({ config: caller.configPath }));
+    const callerMain = `caller/${await bundle(root, caller.configPath, join(dir, "caller"))}`;
+    const services = (callerConfig.services ?? []).map((s) => {
+      if (s.service !== config.name)
+        throw new Error(`${caller.configPath}: binding ${s.binding} is not to ${config.name}`);
+      const entrypoint = s.entrypoint === undefined ? "" : `, entrypoint = ${text(s.entrypoint)}`;
+      return `(name = ${text(s.binding)}, service = (name = "main"${entrypoint}))`;
+    });
+    callerService = `\n    (name = "caller", worker = .caller),`;
+    callerSocket = `,\n    (name = "caller-http", address = ${text(`127.0.0.1:${caller.port}`)}, http = (), service = "caller")`;
+    callerWorker = `
+const caller :Workerd.Worker = (
+  modules = [(name = ${text(callerMain)}, esModule = embed ${text(callerMain)})],
+  compatibilityDate = ${text(callerConfig.compatibility_date)},
+  compatibilityFlags = [${callerConfig.compatibility_flags.map(text).join(", ")}],
+  bindings = [
+    ${services.join(",\n    ")}
+  ],
+);
+`;
+  }
   const namespaces = objects.map(
     (o) =>
       `(className = ${text(o.class_name)}, uniqueKey = ${text(`${config.name}-${o.class_name}`)}, enableSql = ${sqlite.has(o.class_name)})`,
@@ -75,10 +118,10 @@ export async function writeWorkerdConfig(
 
 const config :Workerd.Config = (
   services = [
-    (name = "main", worker = .worker),
+    (name = "main", worker = .worker),${callerService}
     (name = "do-storage", disk = (path = ${text(join(dir, "do"))}, writable = true)),
   ],
-  sockets = [(name = "http", address = ${text(`127.0.0.1:${port}`)}, http = (), service = "main")],
+  sockets = [(name = "http", address = ${text(`127.0.0.1:${port}`)}, http = (), service = "main")${callerSocket}],
 );
 
 const worker :Workerd.Worker = (
@@ -93,7 +136,7 @@ const worker :Workerd.Worker = (
   ],
   durableObjectStorage = (localDisk = "do-storage"),
 );
-`;
+${callerWorker}`;
   mkdirSync(join(dir, "do"), { recursive: true });
   const path = join(dir, "config.capnp");
   writeFileSync(path, capnp);
