@@ -123,12 +123,13 @@ export class Room extends DurableObject<Env> implements RoomApi {
   }
 
   /**
-   * Completes the close handshake (RFC 6455 5.5.1): echo the client's code when it may be
-   * sent, else 1000. The docs example calls `close(code)` with whatever arrived and throws on
-   * 1005 (no code) and 1006 (abnormal end). `web_socket_auto_reply_to_close` (default from
-   * 2026-04-07) did not answer for hibernatable sockets in workerd 2026-11-03: the socket is
-   * still CLOSING here. `completeClose` skips a socket the runtime already closed, so both
-   * behaviours are safe (test: "completes the close with the client's code").
+   * Completes the close handshake (RFC 6455 5.5.1) with `closeAnswer`: the client's code
+   * echoed, 1000 for none, 1002 for a code no peer may send. The docs example calls
+   * `close(code)` with whatever arrived and throws on 1005 (no code) and 1006 (abnormal end).
+   * `web_socket_auto_reply_to_close` (default from 2026-04-07) did not answer for hibernatable
+   * sockets in workerd 2026-11-03: the socket is still CLOSING here. `completeClose` skips a
+   * socket the runtime already closed, so both behaviours are safe (test: "completes the
+   * close with the client's code").
    */
   override async webSocketClose(ws: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
     completeClose(ws, code, reason);
