@@ -26,6 +26,9 @@ async function refusal(promise: Promise<unknown>): Promise<{ code: string | unde
   throw new Error("the call was not refused");
 }
 
+/** The type of a capnweb protocol message: its first element. */
+const kind = (frame: unknown) => (JSON.parse(String(frame)) as [string])[0];
+
 /** Collects a listener's events; `next()` waits for the next one, with a timeout. */
 function recorder() {
   const events: RoomEvent[] = [];
@@ -70,6 +73,29 @@ describe("capnweb over WebSocket", () => {
     expect(await api.authenticate(TOKEN).broadcast("hi", { room })).toEqual({ delivered: 1, failed: 0, excluded: 0 });
     expect(await s.next()).toBe("hi");
     expect(await api.authenticate(TOKEN).room(room).getConnectionCount()).toBe(1);
+  });
+
+  it("sends authenticate and broadcast together, before any answer: one round trip", async () => {
+    const room = uniqueRoom("cw-rtt");
+    const { api, ws } = await wsSession();
+    const log: string[] = [];
+    const send = ws.send.bind(ws);
+    ws.send = (message) => {
+      log.push(`sent ${kind(message)}`);
+      send(message);
+    };
+    ws.addEventListener("message", (event) => log.push(`received ${kind(event.data)}`));
+    const report = await api.authenticate(TOKEN).broadcast("once", { room });
+    expect(report).toEqual({ delivered: 0, failed: 0, excluded: 0 });
+    // Both calls (two pushes) and the pull of the result leave before anything comes back,
+    // and the one frame back is the result; only releases of the stubs follow.
+    const firstAnswer = log.findIndex((entry) => entry.startsWith("received"));
+    expect(log.slice(0, firstAnswer).filter((entry) => entry !== "sent release")).toEqual([
+      "sent push",
+      "sent push",
+      "sent pull",
+    ]);
+    expect(log.filter((entry) => entry.startsWith("received"))).toEqual(["received resolve"]);
   });
 
   it("delivers join, leave and broadcast to a subscriber, and stops after disposal", async () => {
