@@ -27,7 +27,7 @@ import { CloseCode, PING_REQUEST, PING_RESPONSE, UPGRADE_REQUIRED_TEXT } from ".
 import { TokenBuckets } from "./rate-limit";
 import { reply } from "./replies";
 import { acceptSubscriber, announce, EVENTS_PATH } from "./room-events";
-import { parseFormat } from "./routes";
+import { isWebSocketUpgrade, parseFormat } from "./routes";
 
 /** Seconds a client should wait before retrying a full room (RFC 9110 10.2.3 Retry-After). */
 const FULL_ROOM_RETRY_AFTER_SECONDS = 5;
@@ -55,7 +55,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
   /** Accepts an upgrade that the Worker has already routed and checked. */
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+    if (!isWebSocketUpgrade(request)) {
       return new Response(UPGRADE_REQUIRED_TEXT, { status: 426 });
     }
     if (url.pathname === EVENTS_PATH) return acceptSubscriber(this.ctx);
@@ -177,11 +177,9 @@ export class Room extends DurableObject<Env> implements RoomApi {
         report.delivered++;
       } catch {
         report.failed++;
-        closeClient(ws, CloseCode.internalError, "send failed");
+        this.#close(ws, CloseCode.internalError, "send failed");
       }
     }
-    this.#counted = undefined;
-    if (report.failed > 0) announce(this.ctx, { type: "leave", connections: this.#count() });
     announce(this.ctx, { type: "broadcast", data });
     return report;
   }
@@ -193,9 +191,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
       ws.send(frame(message));
       return true;
     } catch {
-      closeClient(ws, CloseCode.internalError, "send failed");
-      this.#counted = undefined;
-      announce(this.ctx, { type: "leave", connections: this.#count() });
+      this.#close(ws, CloseCode.internalError, "send failed");
       return false;
     }
   }
@@ -203,19 +199,22 @@ export class Room extends DurableObject<Env> implements RoomApi {
   async disconnect(connectionId: string, code: number = CloseCode.normal, reason = ""): Promise<boolean> {
     const ws = this.#find(connectionId);
     if (ws === undefined) return false;
-    const closed = closeClient(ws, code, reason);
-    this.#counted = undefined;
-    announce(this.ctx, { type: "leave", connections: this.#count() });
-    return closed;
+    return this.#close(ws, code, reason);
   }
 
   #refuse(ws: WebSocket, attachment: ClientAttachment, code: number, reason: string): void {
     if (attachment.closing === true) return;
     log({ event: "close", room: this.#name(), id: attachment.id, code, reason, clean: false });
     this.#buckets?.forget(attachment.id);
-    closeClient(ws, code, reason);
+    this.#close(ws, code, reason);
+  }
+
+  /** Closes a client socket from our side: uncounted at once, its `leave` announced once. */
+  #close(ws: WebSocket, code: number, reason: string): boolean {
+    const closed = closeClient(ws, code, reason);
     this.#counted = undefined;
     announce(this.ctx, { type: "leave", connections: this.#count() });
+    return closed;
   }
 
   #open(): WebSocket[] {

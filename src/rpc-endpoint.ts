@@ -11,6 +11,7 @@ import { utf8Length } from "./connections";
 import type { Env } from "./env";
 import { log } from "./log";
 import { text } from "./responses";
+import { isWebSocketUpgrade } from "./routes";
 import { GuardedTransport } from "./session-transport";
 
 /**
@@ -43,7 +44,7 @@ export async function handleRpc(request: Request, env: Env, config: Config): Pro
       },
     });
   }
-  if (request.headers.get("Upgrade")?.trim().toLowerCase() === "websocket") return webSocketSession(env, config);
+  if (isWebSocketUpgrade(request)) return webSocketSession(env, config);
   if (request.method === "POST") return batchSession(request, env, config, cors);
   return text("The /rpc endpoint takes a WebSocket upgrade or an HTTP batch POST (capnweb).", 405, {
     Allow: "POST",
